@@ -1,0 +1,97 @@
+"""Stream built-ins served in-process on the running event loop, one task per connection.
+
+Owns the per-connection I/O of echo, discard, chargen, daytime and time over TCP or UNIX
+stream sockets. It takes an accepted socket and always closes it; it must not accept,
+decide access, count limits or log per connection (the supervisor does all of that).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Awaitable, Callable
+
+from pyinetd.builtins.formats import CHARGEN_PERIOD, daytime_bytes, time_bytes
+
+# Large enough that a bulk sender costs few wake-ups; asyncio allocates a fresh buffer per
+# recv, so going much bigger only wastes memory on idle connections.
+_RECV_SIZE = 65536
+# Bytes still unread when a socket is closed make the kernel answer with RST instead of
+# FIN, and an RST can destroy a reply the client has not read yet. Draining is bounded so
+# a client that floods a one-shot service cannot keep the task busy.
+_DRAIN_LIMIT = 1 << 20
+
+
+async def _echo(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+    while data := await loop.sock_recv(sock, _RECV_SIZE):
+        await loop.sock_sendall(sock, data)
+
+
+async def _discard(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+    buf = bytearray(_RECV_SIZE)
+    while await loop.sock_recv_into(sock, buf):
+        pass
+
+
+async def _chargen(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+    # Runs until a send fails: the client ends the service by going away, as RFC 864 says.
+    while True:
+        await loop.sock_sendall(sock, CHARGEN_PERIOD)
+
+
+def _drain_pending(sock: socket.socket) -> None:
+    drained = 0
+    try:
+        while drained < _DRAIN_LIMIT:
+            chunk = sock.recv(_RECV_SIZE)
+            if not chunk:
+                return
+            drained += len(chunk)
+    except OSError:
+        # BlockingIOError is the normal end: nothing more is queued.
+        return
+
+
+async def _one_shot(loop: asyncio.AbstractEventLoop, sock: socket.socket, reply: bytes) -> None:
+    await loop.sock_sendall(sock, reply)
+    # Our FIN right behind the reply, as FreeBSD's send(MSG_EOF); a client that is still
+    # sending gets no RST for bytes it sent before reading.
+    sock.shutdown(socket.SHUT_WR)
+    _drain_pending(sock)
+
+
+async def _daytime(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+    await _one_shot(loop, sock, daytime_bytes())
+
+
+async def _time(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+    await _one_shot(loop, sock, time_bytes())
+
+
+_HANDLERS: dict[str, Callable[[asyncio.AbstractEventLoop, socket.socket], Awaitable[None]]] = {
+    "echo": _echo,
+    "discard": _discard,
+    "chargen": _chargen,
+    "daytime": _daytime,
+    "time": _time,
+}
+
+
+async def serve_stream(name: str, sock: socket.socket) -> None:
+    """Serve one accepted, non-blocking stream connection with the built-in `name`.
+
+    The socket is closed on every path. Client behaviour (EOF, reset, broken pipe) never
+    raises; cancellation propagates after the close; an unknown `name` is a caller bug and
+    raises ValueError (after the close too).
+    """
+    try:
+        handler = _HANDLERS.get(name)
+        if handler is None:
+            raise ValueError(f"no stream built-in named {name!r}")
+        await handler(asyncio.get_running_loop(), sock)
+    except OSError:
+        # Resets, broken pipes and timeouts from the peer are the normal end of a session
+        # for these services; there is nobody to report them to.
+        pass
+    finally:
+        sock.close()
