@@ -20,6 +20,8 @@ def configure(*, stderr: bool, syslog: bool, debug: bool = False) -> list[str]:
         root.removeHandler(h)
         h.close()
     root.setLevel(logging.DEBUG if debug else logging.INFO)
+    # asyncio's own debug lines (which selector it chose) say nothing about services.
+    logging.getLogger("asyncio").setLevel(logging.INFO)
     problems: list[str] = []
     if syslog:
         handler = _syslog_handler()
