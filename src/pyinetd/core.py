@@ -119,7 +119,7 @@ class Supervisor:
         self._internal_dgram_ports: frozenset[int] = frozenset()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
-        self._warned_users: set[str] = set()
+        self._warned_users: set[tuple[object, ...]] = set()
         self._change_pending = False
         self._refusal_timer: asyncio.TimerHandle | None = None
         self._session_ids = itertools.count(-1, -1)
@@ -139,8 +139,8 @@ class Supervisor:
             rt.creds = spawn.current_credentials()
             wanted = svc.user if svc.group is None else f"{svc.user}:{svc.group}"
             other = svc.user not in (rt.creds.user, str(rt.creds.uid)) or svc.group is not None
-            if other and svc.label not in self._warned_users:
-                self._warned_users.add(svc.label)
+            if other and svc.key not in self._warned_users:
+                self._warned_users.add(svc.key)
                 log.warning(
                     "%s: runs as %s, not as %s: pyinetd is not running as root",
                     svc.label,
@@ -249,6 +249,14 @@ class Supervisor:
             self._update_watch(rt)
 
         self._loop.call_later(seconds, release)
+
+    def _sync_blocking(self, rt: Runtime) -> None:
+        """After a reload turned wait into nowait (or back), give the socket the mode the
+        new entry needs, but only once no child holds it: the mode is shared with them."""
+        if rt.sock is None or rt.sock.getblocking() == rt.hands_over_socket:
+            return
+        if not any(pid > 0 for pid in rt.children):
+            rt.sock.setblocking(rt.hands_over_socket)
 
     def _retry_bind(self, rt: Runtime) -> None:
         rt.retry = None
@@ -530,6 +538,7 @@ class Supervisor:
         rt.children.pop(child.pid, None)
         self.orphans.pop(child.pid, None)
         rt.limiter.exited(child.pid)
+        self._sync_blocking(rt)
         text, bad = spawn.describe_exit(status)
         log.log(logging.WARNING if bad else logging.INFO, "%s[%d]: %s", rt.label, child.pid, text)
         if not rt.removed and self._datagram_left_unread(rt, child):
@@ -580,6 +589,7 @@ class Supervisor:
             if not self._prepare(rt):
                 self._remove(rt)
                 continue
+            self._sync_blocking(rt)
             self._update_watch(rt)
         for svc in p.remove:
             self._remove(current[svc.key])

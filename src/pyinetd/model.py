@@ -167,7 +167,11 @@ class Service:
         if self.tcpmux is not None:
             return ("tcpmux", self.tcpmux.name.lower())
         assert self.listen is not None
+        # Port 0 entries each get a port of the kernel's choosing: nothing but their place
+        # in the file tells two of them apart.
+        where = (self.origin.file, self.origin.line) if self.listen.port == 0 else None
         return (
+            where,
             self.listen,
             self.socket_type,
             self.protocol,

@@ -13,6 +13,7 @@ It does not reap: the caller watches the pid (see `open_pidfd`) and calls `reap`
 
 from __future__ import annotations
 
+import ctypes
 import grp
 import os
 import pwd
@@ -163,6 +164,31 @@ def describe_exit(status: int) -> tuple[str, bool]:
     return f"exit status {code}", code != 0
 
 
+# rt_sigaction by machine; glibc's sigaction() refuses its internal signals.
+_RT_SIGACTION = {"x86_64": 13, "aarch64": 134, "riscv64": 134}
+
+
+def _reset_glibc_internal_signals() -> None:
+    """Set signals 32 and 33 back to SIG_DFL with the raw system call.
+
+    glibc reserves them (thread cancellation, set*id broadcast) and its posix_spawn sets
+    them to SIG_IGN in every child it starts, so a pyinetd started by make, or by any
+    program that spawns that way, would pass them on ignored. glibc installs its own
+    handlers when it needs them, so the daemon loses nothing.
+    """
+    number = _RT_SIGACTION.get(os.uname().machine)
+    if number is None:
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return
+    # A zeroed kernel sigaction is SIG_DFL with no flags and an empty mask.
+    act = ctypes.create_string_buffer(64)
+    for sig in (32, 33):
+        libc.syscall(number, sig, act, None, 8)
+
+
 def reset_inherited_state() -> None:
     """Undo what the daemon may have inherited that its children must not.
 
@@ -179,6 +205,7 @@ def reset_inherited_state() -> None:
                 signal.signal(sig, signal.SIG_DFL)
         except (OSError, ValueError):
             continue
+    _reset_glibc_internal_signals()
     try:
         fds = [int(name) for name in os.listdir("/proc/self/fd")]
     except OSError:
