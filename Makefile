@@ -25,7 +25,7 @@ run: $(BIN)/pyinetd
 	$(BIN)/pyinetd -d $(DEMO)
 
 lint: $(VENV)/.test-extras
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests $(wildcard bench)
 	$(BIN)/mypy src
 
 # As root with apt, install what is missing (without letting a package start a daemon);
