@@ -346,6 +346,8 @@ class Supervisor:
         if self.options.log_connections:
             log.info("%s: connection from %s", rt.label, peer)
         conn.setblocking(False)
+        if builtins.answer_now(svc.builtin.name, conn):
+            return
         if svc.builtin.name == "tcpmux":
             self._session(rt, ip, self._tcpmux(rt, conn, peer))
         else:

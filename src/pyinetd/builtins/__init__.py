@@ -23,10 +23,11 @@ from pyinetd.builtins.formats import (
     tcpmux_help,
     time_bytes,
 )
-from pyinetd.builtins.stream import serve_stream
+from pyinetd.builtins.stream import answer_now, serve_stream
 from pyinetd.builtins.tcpmux import TCPMUX_MAX_NAME, TCPMUX_TIMEOUT, read_tcpmux_name
 
 __all__ = [
+    "answer_now",
     "CHARGEN_LINES",
     "CHARGEN_LINE_LEN",
     "DGRAM_BUILTINS",

@@ -52,20 +52,35 @@ def _drain_pending(sock: socket.socket) -> None:
         return
 
 
-async def _one_shot(loop: asyncio.AbstractEventLoop, sock: socket.socket, reply: bytes) -> None:
-    await loop.sock_sendall(sock, reply)
-    # Our FIN right behind the reply, as FreeBSD's send(MSG_EOF); a client that is still
-    # sending gets no RST for bytes it sent before reading.
-    sock.shutdown(socket.SHUT_WR)
-    _drain_pending(sock)
+_ONE_SHOT: dict[str, Callable[[], bytes]] = {"daytime": daytime_bytes, "time": time_bytes}
+
+
+def answer_now(name: str, sock: socket.socket) -> bool:
+    """Serve daytime or time at once, without a task: the reply (at most 26 bytes) always
+    fits in a new connection's send buffer. Closes `sock` and returns True when `name` is
+    one of them; returns False, touching nothing, otherwise."""
+    reply = _ONE_SHOT.get(name)
+    if reply is None:
+        return False
+    try:
+        sock.send(reply())
+        # Our FIN right behind the reply, as FreeBSD's send(MSG_EOF); a client that is
+        # still sending gets no RST for bytes it sent before reading.
+        sock.shutdown(socket.SHUT_WR)
+        _drain_pending(sock)
+    except OSError:
+        pass
+    finally:
+        sock.close()
+    return True
 
 
 async def _daytime(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
-    await _one_shot(loop, sock, daytime_bytes())
+    answer_now("daytime", sock)
 
 
 async def _time(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
-    await _one_shot(loop, sock, time_bytes())
+    answer_now("time", sock)
 
 
 _HANDLERS: dict[str, Callable[[asyncio.AbstractEventLoop, socket.socket], Awaitable[None]]] = {
