@@ -13,6 +13,7 @@ It does not reap: the caller watches the pid (see `open_pidfd`) and calls `reap`
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import grp
 import os
@@ -206,6 +207,13 @@ def reset_inherited_state() -> None:
         except (OSError, ValueError):
             continue
     _reset_glibc_internal_signals()
+    if os.geteuid() == 0:
+        # A root daemon may start with no supplementary groups (or stray ones): give it
+        # root's own list, so services that run as root need no id change and start
+        # through vfork (OpenBSD's inetd resets its group vector at start too).
+        with contextlib.suppress(KeyError, OSError):
+            name = pwd.getpwuid(0).pw_name
+            os.setgroups(os.getgrouplist(name, os.getegid()))
     try:
         fds = [int(name) for name in os.listdir("/proc/self/fd")]
     except OSError:
