@@ -62,8 +62,15 @@ def process_state(pid: int) -> str | None:
 class Daemon:
     """One pyinetd process serving a config written from `lines`."""
 
-    def __init__(self, workdir: Path, lines: list[str], args: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        lines: list[str],
+        args: list[str] | None = None,
+        wrapper: list[str] | None = None,
+    ) -> None:
         self.workdir = workdir
+        self.wrapper = wrapper or []
         self.conf = workdir / "inetd.conf"
         self.args = args if args is not None else ["-d"]
         self.write(lines)
@@ -76,7 +83,7 @@ class Daemon:
         self.conf.write_text("".join(line + "\n" for line in lines))
 
     def start(self, ready: bool = True) -> Daemon:
-        cmd = [sys.executable, "-m", "pyinetd", *self.args, str(self.conf)]
+        cmd = [*self.wrapper, sys.executable, "-m", "pyinetd", *self.args, str(self.conf)]
         self.proc = subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,
@@ -176,8 +183,13 @@ def pyinetd(tmp_path: Path) -> Iterator[type[Daemon]]:
     started: list[Daemon] = []
     leftovers: list[int] = []
 
-    def make(lines: list[str], args: list[str] | None = None, ready: bool = True) -> Daemon:
-        d = Daemon(tmp_path, lines, args)
+    def make(
+        lines: list[str],
+        args: list[str] | None = None,
+        ready: bool = True,
+        wrapper: list[str] | None = None,
+    ) -> Daemon:
+        d = Daemon(tmp_path, lines, args, wrapper)
         started.append(d)
         return d.start(ready=ready)
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 
 from conftest import PROGRAMS, WAIT, tcp_exchange, wait_until
 
@@ -158,3 +161,25 @@ def test_flood_holds_limits_exactly_and_leaks_nothing(pyinetd) -> None:
         f"(connections/min > limit 100), fds before {fds_before}, "
         f"after {_fd_count(d.proc.pid)}"
     )
+
+
+def test_fd_exhaustion_backs_off_and_recovers(pyinetd) -> None:
+    if shutil.which("prlimit") is None:
+        pytest.skip("prlimit (util-linux) is not installed")
+    # A descriptor limit just above what the daemon needs at rest, so held connections
+    # exhaust it and accept() fails with EMFILE.
+    d = pyinetd(
+        ["127.0.0.1:0 stream tcp nowait root internal echo"], wrapper=["prlimit", "--nofile=24"]
+    )
+    held = []
+    try:
+        for _ in range(30):
+            held.append(socket.create_connection(d.addr(1), timeout=WAIT))
+        d.wait_for(r"0/tcp: accept: Too many open files; pausing 1 s")
+        assert d.proc is not None and d.proc.poll() is None  # still running
+    finally:
+        for s in held:
+            s.close()
+    # Once descriptors are free again the service answers by itself.
+    wait_until(lambda: _echo_once(d.addr(1)), what="echo answering after the back-off")
+    assert d.zombies() == []
