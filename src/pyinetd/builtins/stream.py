@@ -63,9 +63,11 @@ def answer_now(name: str, sock: socket.socket) -> bool:
     if reply is None:
         return False
     try:
-        sock.send(reply())
-        # Our FIN right behind the reply, as FreeBSD's send(MSG_EOF); a client that is
-        # still sending gets no RST for bytes it sent before reading.
+        # The reply and our FIN in one segment, as FreeBSD's send(MSG_EOF): MSG_MORE holds
+        # the bytes back until the shutdown flushes both, one packet and one wake-up of
+        # the client fewer. Shutting down before closing means a client that is still
+        # sending gets no RST for bytes it sent before reading.
+        sock.send(reply(), socket.MSG_MORE)
         sock.shutdown(socket.SHUT_WR)
         _drain_pending(sock)
     except OSError:
