@@ -67,21 +67,12 @@ class Defaults:
 
 
 @dataclass(frozen=True)
-class EffectiveLimits:
-    """The limits one service runs under once defaults are applied; 0 means unlimited."""
+class EffectiveLimits(Defaults):
+    """The limits one service runs under once defaults are applied; 0 means unlimited.
 
-    max_child: int
-    max_conn_per_ip_per_minute: int
-    max_child_per_ip: int
-    max_per_minute: int
-    retry_interval: float
-
-    def __post_init__(self) -> None:
-        _check_count("max_child", self.max_child)
-        _check_count("max_conn_per_ip_per_minute", self.max_conn_per_ip_per_minute)
-        _check_count("max_child_per_ip", self.max_child_per_ip)
-        _check_count("max_per_minute", self.max_per_minute)
-        _check_interval(self.retry_interval)
+    The same five values as `Defaults`, validated the same way, but resolved for one
+    service (`effective_limits`) rather than global.
+    """
 
 
 def effective_limits(limits: Limits, *, wait: bool, defaults: Defaults) -> EffectiveLimits:
