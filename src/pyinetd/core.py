@@ -30,9 +30,10 @@ log = logging.getLogger(__name__)
 # How many connections or datagrams one wake-up of a listener may take before the loop
 # gets a turn for everything else.
 _BATCH = 64
-# A wait-mode datagram server that exits without reading leaves its datagram queued;
-# watching again at once would respawn it in a busy loop.
-_UNREAD_DATAGRAM_DELAY = 1.0
+# A wait-mode server that exits without reading its datagram (or a wait-mode program that
+# cannot be started) leaves the socket readable; watching again at once would respawn it
+# in a busy loop.
+_RETRY_DELAY = 1.0
 # accept() failing for want of descriptors would fail again at once: back off instead.
 _FD_EXHAUSTION_DELAY = 1.0
 
@@ -477,6 +478,10 @@ class Supervisor:
             # does not stay readable and loop.
             with contextlib.suppress(OSError):
                 rt.sock.recv(65536, socket.MSG_DONTWAIT)
+        elif not started and rt.service.wait:
+            # The pending connection stays queued for the program to accept; trying
+            # again at once would fail again at once.
+            self._hold(rt, _RETRY_DELAY)
         self._update_watch(rt)
 
     def _spawn(
@@ -544,7 +549,7 @@ class Supervisor:
         text, bad = spawn.describe_exit(status)
         log.log(logging.WARNING if bad else logging.INFO, "%s[%d]: %s", rt.label, child.pid, text)
         if not rt.removed and self._datagram_left_unread(rt, child):
-            self._hold(rt, _UNREAD_DATAGRAM_DELAY)
+            self._hold(rt, _RETRY_DELAY)
         self._update_watch(rt)
         self._changed()
         return True
@@ -562,7 +567,7 @@ class Supervisor:
             "%s[%d]: exited without reading its datagram; watching again in %.0f s",
             rt.label,
             child.pid,
-            _UNREAD_DATAGRAM_DELAY,
+            _RETRY_DELAY,
         )
         return True
 

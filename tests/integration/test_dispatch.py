@@ -270,3 +270,17 @@ def test_no_zombie_lingers(pyinetd) -> None:
         assert tcp_exchange(d.addr(1)) == b"bye\n"
     wait_until(lambda: not d.children(), what="all children reaped")
     assert d.zombies() == []
+
+
+def test_wait_stream_program_that_cannot_start_does_not_spin(pyinetd, tmp_path) -> None:
+    prog = tmp_path / "gone"
+    prog.write_text("#!/bin/sh\n")
+    prog.chmod(0o755)
+    d = pyinetd([f"127.0.0.1:0 stream tcp wait root {prog} gone"], ["-d", "-R", "0"])
+    prog.unlink()
+    with socket.create_connection(d.addr(1), timeout=WAIT):
+        d.wait_for(r"cannot execute .*gone")
+        time.sleep(1.5)  # a busy loop would log hundreds of failures meanwhile
+    d.seen("")
+    failures = [line for line in d.lines if "cannot execute" in line]
+    assert 1 <= len(failures) <= 3, d.log()
