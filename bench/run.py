@@ -57,6 +57,7 @@ SIDES = (PY, OBSD, REF)
 # second, so `make bench` (apt-get included) stays under ten minutes.
 MAIN_BUDGET_S = 470.0
 TOTAL_BUDGET_S = 570.0
+QUIET_PCT = 15.0
 
 
 @dataclass(frozen=True)
@@ -573,6 +574,7 @@ class Args:
     reps: int
     install: bool
     startup: bool
+    quiet_wait: float
 
 
 def loadgen(sc: Scenario, port: int, conc: int, duration: float) -> dict[str, Any]:
@@ -611,6 +613,7 @@ def measure(setup: SideSetup, sc: Scenario, conc: int, duration: float) -> dict[
     wall = max(result["elapsed_s"], 1e-6)
     result["daemon_cpu_pct"] = round(100.0 * (d1 - d0) / hz / wall, 1)
     ops = max(int(result["completed"]), 1)
+    result["daemon_cpu_us_per_op"] = round(1e6 * (d1 - d0) / hz / ops, 1)
     result["child_cpu_ms_per_op"] = round(1000.0 * (c1 - c0) / hz / ops, 3)
     result["client_cpu_pct"] = round(100.0 * result["client_cpu_s"] / wall, 1)
     result["machine_busy_pct"] = round(100.0 * (b1 - b0) / max(t1 - t0, 1), 1)
@@ -784,7 +787,7 @@ def report(
     header = (
         "| scenario | conc | pyinetd ops/s | openbsd-inetd ops/s | reference ops/s "
         "| pyinetd / openbsd | target | pyinetd p50 / p99 | openbsd p50 / p99 "
-        "| reference p50 / p99 | failures py / obsd / ref | daemon CPU % py / obsd "
+        "| reference p50 / p99 | failures py / obsd / ref | daemon CPU %, µs/op py / obsd "
         "| child CPU ms/op py / obsd / ref | machine busy % |"
     )
     out.append(header)
@@ -807,7 +810,10 @@ def report(
                 str(c.failures()) if c is not None and c.runs else "-" for c in (c_py, c_ob, c_ref)
             )
             cpu = " / ".join(
-                f"{c.median('daemon_cpu_pct'):.0f}" if c.runs else "-" for c in (c_py, c_ob)
+                f"{c.median('daemon_cpu_pct'):.0f}%, {c.median('daemon_cpu_us_per_op'):.0f}"
+                if c.runs
+                else "-"
+                for c in (c_py, c_ob)
             )
             child_cpu = " / ".join(
                 f"{c.median('child_cpu_ms_per_op'):.2f}" if c is not None and c.runs else "-"
@@ -878,6 +884,21 @@ def background_busy(seconds: float = 1.0) -> float:
     return 100.0 * (b1 - b0) / max(t1 - t0, 1)
 
 
+def wait_quiet(limit: float) -> float:
+    """Wait up to `limit` seconds for other work to fall under QUIET_PCT; the last sample.
+
+    Other sessions share this machine; a bench started under their load measures them.
+    """
+    deadline = time.monotonic() + limit
+    busy = background_busy()
+    while busy > QUIET_PCT and time.monotonic() < deadline:
+        log(f"bench: the machine is {busy:.0f}% busy with other work; waiting for it")
+        busy = background_busy(2.0)
+    if busy > QUIET_PCT:
+        log(f"bench: warning: starting with the machine {busy:.0f}% busy; figures will be noisy")
+    return busy
+
+
 def platform_line() -> str:
     try:
         model = next(
@@ -900,6 +921,12 @@ def parse_args(argv: Sequence[str] | None) -> Args:
     p.add_argument("--no-install", action="store_true", help="never run apt-get")
     p.add_argument("--no-startup", action="store_true", help="skip the RSS/start-up table")
     p.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=30.0,
+        help="seconds to wait at most for other load to settle first (default 30)",
+    )
+    p.add_argument(
         "--pyinetd-flags",
         default=" ".join(PYINETD_FLAGS),
         help="pyinetd's options before CONF (default: %(default)s)",
@@ -914,7 +941,9 @@ def parse_args(argv: Sequence[str] | None) -> Args:
     FLAGS[OBSD] = shlex.split(ns.obsd_flags)
     if not 0.1 <= ns.duration <= 30 or not 1 <= ns.reps <= 9:
         p.error("--duration must be in [0.1, 30] and --reps in [1, 9]")
-    return Args(ns.duration, ns.reps, not ns.no_install, not ns.no_startup)
+    if not 0 <= ns.quiet_wait <= 120:
+        p.error("--quiet-wait must be in [0, 120]")
+    return Args(ns.duration, ns.reps, not ns.no_install, not ns.no_startup, ns.quiet_wait)
 
 
 @contextlib.contextmanager
@@ -948,9 +977,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 obsd_problem = ensure_openbsd_inetd()
             elif not openbsd_inetd_installed():
                 obsd_problem = "openbsd-inetd is not installed (--no-install)"
-            idle_busy = background_busy()
-            if idle_busy > 15:
-                log(f"bench: warning: the machine is {idle_busy:.0f}% busy before the bench")
+            idle_busy = wait_quiet(args.quiet_wait)
             ns_problem = namespace_works(tmp)
             if ns_problem:
                 log(f"bench: built-in scenarios skipped: {ns_problem}")
