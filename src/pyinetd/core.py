@@ -134,6 +134,9 @@ class Supervisor:
     def _prepare(self, rt: Runtime) -> bool:
         """Resolve what a service's children need once, at load time. False: drop it."""
         svc = rt.service
+        if svc.rpc is not None:
+            log.error("%s: RPC services are not served yet: no rpcbind registration", svc.label)
+            return False
         if svc.program is None:
             return True
         if os.geteuid() != 0:

@@ -284,3 +284,13 @@ def test_wait_stream_program_that_cannot_start_does_not_spin(pyinetd, tmp_path) 
     d.seen("")
     failures = [line for line in d.lines if "cannot execute" in line]
     assert 1 <= len(failures) <= 3, d.log()
+
+
+def test_rpc_entries_are_reported_not_served(pyinetd) -> None:
+    d = pyinetd([
+        "rstatd/1-3 dgram rpc/udp wait root /bin/true true",
+        "127.0.0.1:0 stream tcp nowait root internal echo",
+    ])
+    assert d.seen(r"rstatd/1-3/rpc/udp: RPC services are not served yet: no rpcbind registration")
+    assert tcp_exchange(d.addr(2), b"ok") == b"ok"
+    assert 1 not in d.addresses
