@@ -228,15 +228,20 @@ def tcp_exchange(
             s.sendall(send)
         if half_close:
             s.shutdown(socket.SHUT_WR)
-        chunks = []
-        got = 0
-        while got < limit:
-            data = s.recv(65536)
-            if not data:
-                break
-            chunks.append(data)
-            got += len(data)
-        return b"".join(chunks)
+        return read_to_eof(s, limit)
+
+
+def read_to_eof(s: socket.socket, limit: int = 1 << 20) -> bytes:
+    """Everything the peer sends until it closes, or the first `limit` bytes or more."""
+    chunks = []
+    got = 0
+    while got < limit:
+        data = s.recv(65536)
+        if not data:
+            break
+        chunks.append(data)
+        got += len(data)
+    return b"".join(chunks)
 
 
 def udp_exchange(

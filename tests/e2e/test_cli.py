@@ -102,11 +102,14 @@ def test_bad_command_line_is_ex_usage(argv: list[str], tmp_path: Path) -> None:
 
 
 def test_check_good_config_exits_0(tmp_path: Path) -> None:
-    conf = write_conf(tmp_path / "inetd.conf", [
-        "# a comment",
-        "127.0.0.1:0 stream tcp nowait root internal echo",
-        f"127.0.0.1:0 stream tcp nowait root {CONTRACT}",
-    ])
+    conf = write_conf(
+        tmp_path / "inetd.conf",
+        [
+            "# a comment",
+            "127.0.0.1:0 stream tcp nowait root internal echo",
+            f"127.0.0.1:0 stream tcp nowait root {CONTRACT}",
+        ],
+    )
     r = run_cli("--check", str(conf))
     assert r.returncode == 0, r.stderr
     out = r.stdout.splitlines()
@@ -118,11 +121,14 @@ def test_check_good_config_exits_0(tmp_path: Path) -> None:
 
 
 def test_check_bad_config_exits_78_naming_file_and_line(tmp_path: Path) -> None:
-    conf = write_conf(tmp_path / "inetd.conf", [
-        f"127.0.0.1:0 stream tcp nowait root {CONTRACT}",
-        "127.0.0.1:0 stream tcp nowait",
-        "127.0.0.1:0 stream tcp nowait root relative/program program",
-    ])
+    conf = write_conf(
+        tmp_path / "inetd.conf",
+        [
+            f"127.0.0.1:0 stream tcp nowait root {CONTRACT}",
+            "127.0.0.1:0 stream tcp nowait",
+            "127.0.0.1:0 stream tcp nowait root relative/program program",
+        ],
+    )
     r = run_cli("--check", str(conf))
     assert r.returncode == os.EX_CONFIG == 78
     errors = [line for line in r.stderr.splitlines() if line.startswith("error: ")]
@@ -140,10 +146,13 @@ def test_check_missing_file_exits_78(tmp_path: Path) -> None:
 
 
 def test_check_json_shape(tmp_path: Path) -> None:
-    conf = write_conf(tmp_path / "inetd.conf", [
-        f"127.0.0.1:0 stream tcp,sndbuf=65536 nowait root {CONTRACT} one",
-        "this line is broken",
-    ])
+    conf = write_conf(
+        tmp_path / "inetd.conf",
+        [
+            f"127.0.0.1:0 stream tcp,sndbuf=65536 nowait root {CONTRACT} one",
+            "this line is broken",
+        ],
+    )
     r = run_cli("--check", "--json", str(conf))
     assert r.returncode == 78
     doc = json.loads(r.stdout)
@@ -191,10 +200,13 @@ def test_detach_pidfile_serve_and_sigterm(tmp_path: Path, busy_port: socket.sock
     the daemon detaches, and the retry timer binds it once the port is free.
     """
     taken = busy_port.getsockname()[1]
-    conf = write_conf(tmp_path / "inetd.conf", [
-        f"127.0.0.1:0 stream tcp nowait root {CONTRACT}",
-        f"127.0.0.1:{taken} stream tcp nowait root internal echo",
-    ])
+    conf = write_conf(
+        tmp_path / "inetd.conf",
+        [
+            f"127.0.0.1:0 stream tcp nowait root {CONTRACT}",
+            f"127.0.0.1:{taken} stream tcp nowait root internal echo",
+        ],
+    )
     pidfile = tmp_path / "pyinetd.pid"
     proc = subprocess.Popen(
         [sys.executable, "-m", "pyinetd", "-p", str(pidfile), "--retry", "0.5", str(conf)],
@@ -245,8 +257,9 @@ def test_detach_pidfile_serve_and_sigterm(tmp_path: Path, busy_port: socket.sock
 
 def test_second_instance_on_the_same_pidfile_is_refused(pyinetd, tmp_path: Path) -> None:
     pidfile = tmp_path / "pyinetd.pid"
-    first = pyinetd(["127.0.0.1:0 stream tcp nowait root internal echo"],
-                    ["-d", "-p", str(pidfile)])
+    first = pyinetd(
+        ["127.0.0.1:0 stream tcp nowait root internal echo"], ["-d", "-p", str(pidfile)]
+    )
     wait_until(lambda: pidfile_pid(pidfile) is not None, what="the pidfile")
     assert first.proc is not None
     assert pidfile_pid(pidfile) == first.proc.pid
@@ -272,10 +285,12 @@ def test_pidfile_that_cannot_be_created_is_ex_cantcreat(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_stop_signals_exit_0_in_debug_mode(pyinetd, sig: signal.Signals) -> None:
-    d = pyinetd([
-        "127.0.0.1:0 stream tcp nowait root internal echo",
-        f"127.0.0.1:0 stream tcp nowait root {CONTRACT}",
-    ])
+    d = pyinetd(
+        [
+            "127.0.0.1:0 stream tcp nowait root internal echo",
+            f"127.0.0.1:0 stream tcp nowait root {CONTRACT}",
+        ]
+    )
     assert tcp_exchange(d.addr(1), b"x") == b"x"
     assert d.proc is not None
     d.proc.send_signal(sig)
@@ -289,10 +304,13 @@ def test_stop_signals_exit_0_in_debug_mode(pyinetd, sig: signal.Signals) -> None
 
 def test_port_in_use_is_reported_and_retried(pyinetd, busy_port: socket.socket) -> None:
     taken = busy_port.getsockname()[1]
-    d = pyinetd([
-        f"127.0.0.1:{taken} stream tcp nowait root internal echo",
-        f"127.0.0.1:0 stream tcp nowait root {CONTRACT}",
-    ], ["-d", "-r", "0.5"])
+    d = pyinetd(
+        [
+            f"127.0.0.1:{taken} stream tcp nowait root internal echo",
+            f"127.0.0.1:0 stream tcp nowait root {CONTRACT}",
+        ],
+        ["-d", "-r", "0.5"],
+    )
     assert d.seen(rf"127\.0\.0\.1:{taken}/tcp: bind: Address already in use")
     assert d.seen(r"ready: 1 services listening")
     assert 1 not in d.addresses

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from conftest import read_to_eof
 from pyinetd.builtins import read_tcpmux_name, serve_stream, tcpmux_help
 
 T = TypeVar("T")
@@ -91,18 +92,6 @@ def _connect(listener: socket.socket) -> socket.socket:
     return client
 
 
-def _read_to_eof(client: socket.socket, limit: int = 1 << 24) -> bytes:
-    chunks = []
-    total = 0
-    while total <= limit:
-        chunk = client.recv(65536)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        total += len(chunk)
-    return b"".join(chunks)
-
-
 def _read_exactly(client: socket.socket, size: int) -> bytes:
     data = bytearray()
     while len(data) < size:
@@ -155,7 +144,7 @@ def test_echo_returns_bytes_then_eof(listener: socket.socket) -> None:
     def client(sock: socket.socket) -> bytes:
         sock.sendall(b"hello\n")
         sock.shutdown(socket.SHUT_WR)
-        return _read_to_eof(sock)
+        return read_to_eof(sock)
 
     _, got, conn = _run(listener, _serve("echo"), client)
     assert got == b"hello\n"
@@ -174,7 +163,7 @@ def test_echo_large_stream_with_backpressure(listener: socket.socket) -> None:
         sender = threading.Thread(target=send)
         sender.start()
         try:
-            return _read_to_eof(sock, limit=len(payload))
+            return read_to_eof(sock, limit=len(payload) + 1)
         finally:
             sender.join(TIMEOUT)
 
@@ -186,7 +175,7 @@ def test_discard_swallows_a_megabyte_and_closes_on_eof(listener: socket.socket) 
     def client(sock: socket.socket) -> bytes:
         sock.sendall(b"x" * (1 << 20))
         sock.shutdown(socket.SHUT_WR)
-        return _read_to_eof(sock)
+        return read_to_eof(sock)
 
     _, got, conn = _run(listener, _serve("discard"), client)
     assert got == b""
@@ -209,14 +198,14 @@ def test_chargen_lines_rotate_and_wrap(listener: socket.socket) -> None:
 
 
 def test_daytime_is_one_ctime_line_then_eof(listener: socket.socket) -> None:
-    _, got, conn = _run(listener, _serve("daytime"), _read_to_eof)
+    _, got, conn = _run(listener, _serve("daytime"), read_to_eof)
     assert len(got) == 26
     assert DAYTIME.match(got), got
     assert conn.fileno() == -1
 
 
 def test_time_is_four_bytes_since_1900_then_eof(listener: socket.socket) -> None:
-    _, got, _ = _run(listener, _serve("time"), _read_to_eof)
+    _, got, _ = _run(listener, _serve("time"), read_to_eof)
     assert len(got) == 4
     (value,) = struct.unpack("!I", got)
     assert abs(value - 2208988800 - time.time()) <= 2
@@ -230,7 +219,7 @@ def test_one_shot_reply_survives_a_client_that_talks_first(
         # Some clients send a line before reading; closing over unread bytes would make
         # the kernel send RST, which can destroy the reply before the client reads it.
         sock.sendall(b"what time is it?\r\n" * 100)
-        return _read_to_eof(sock)
+        return read_to_eof(sock)
 
     async def server(conn: socket.socket) -> None:
         # Start only once the client's bytes are queued, so they are unread at close time.
@@ -300,7 +289,7 @@ def test_unknown_stream_name_raises_and_closes(listener: socket.socket) -> None:
         with pytest.raises(ValueError, match="tcpmux"):
             await serve_stream("tcpmux", conn)
 
-    _, got, conn = _run(listener, server, _read_to_eof)
+    _, got, conn = _run(listener, server, read_to_eof)
     assert got == b""
     assert conn.fileno() == -1
 
@@ -341,7 +330,7 @@ def _sender(*parts: bytes, pause: float = 0.0) -> Callable[[socket.socket], byte
                 time.sleep(pause)
             sock.sendall(part)
         sock.shutdown(socket.SHUT_WR)
-        return _read_to_eof(sock)
+        return read_to_eof(sock)
 
     return client
 
@@ -395,7 +384,7 @@ def test_tcpmux_help_reply(listener: socket.socket) -> None:
 
 def test_tcpmux_silent_client_times_out(listener: socket.socket) -> None:
     def silent(sock: socket.socket) -> bytes:
-        return _read_to_eof(sock)
+        return read_to_eof(sock)
 
     started = time.monotonic()
     (outcome, _), got, _ = _run(listener, _tcpmux_server(timeout=0.3), silent)
@@ -408,7 +397,7 @@ def test_tcpmux_silent_client_times_out(listener: socket.socket) -> None:
 def test_tcpmux_slow_partial_name_still_times_out(listener: socket.socket) -> None:
     def dribble(sock: socket.socket) -> bytes:
         sock.sendall(b"nam")
-        return _read_to_eof(sock)
+        return read_to_eof(sock)
 
     (outcome, _), _, _ = _run(listener, _tcpmux_server(timeout=0.3), dribble)
     assert isinstance(outcome, TimeoutError)
@@ -419,7 +408,7 @@ def test_tcpmux_over_long_name_is_refused(listener: socket.socket, sent: bytes) 
     def client(sock: socket.socket) -> bytes:
         sock.sendall(sent)
         try:
-            return _read_to_eof(sock)
+            return read_to_eof(sock)
         except ConnectionResetError:
             # The refused line is still unread when the server closes, so the kernel
             # answers with RST; either ending is fine for this test.

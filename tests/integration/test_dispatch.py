@@ -8,7 +8,7 @@ import socket
 import struct
 import time
 
-from conftest import PROGRAMS, WAIT, tcp_exchange, udp_exchange, wait_until
+from conftest import PROGRAMS, WAIT, read_to_eof, tcp_exchange, udp_exchange, wait_until
 
 CONTRACT = f"{PROGRAMS}/contract.py contract.py"
 UDP_REPLY = f"{PROGRAMS}/udp_reply.py udp_reply.py"
@@ -22,9 +22,7 @@ def test_nowait_stream_child_contract(pyinetd) -> None:
     d = pyinetd([f"127.0.0.1:0 stream tcp nowait root {PROGRAMS}/contract.py contract.py x"])
     with socket.create_connection(d.addr(1), timeout=WAIT) as s:
         local = s.getsockname()
-        raw = b""
-        while chunk := s.recv(65536):
-            raw += chunk
+        raw = read_to_eof(s)
     r = report(raw)
     assert r["fds"] == [0, 1, 2]
     assert r["same_socket_012"] is True
@@ -114,20 +112,13 @@ def test_wait_stream_one_child_at_a_time(pyinetd) -> None:
     a = socket.create_connection(d.addr(1), timeout=WAIT)
     b = socket.create_connection(d.addr(1), timeout=WAIT)
     try:
-        ra = report(_read_all(a))
-        rb = report(_read_all(b))
+        ra = report(read_to_eof(a))
+        rb = report(read_to_eof(b))
         assert ra["pid"] != rb["pid"]
         assert ra["listening"] and rb["listening"]
     finally:
         a.close()
         b.close()
-
-
-def _read_all(s: socket.socket) -> bytes:
-    out = b""
-    while chunk := s.recv(65536):
-        out += chunk
-    return out
 
 
 def test_wait_dgram_child_reads_datagrams(pyinetd) -> None:
@@ -287,10 +278,12 @@ def test_wait_stream_program_that_cannot_start_does_not_spin(pyinetd, tmp_path) 
 
 
 def test_rpc_entries_are_reported_not_served(pyinetd) -> None:
-    d = pyinetd([
-        "rstatd/1-3 dgram rpc/udp wait root /bin/true true",
-        "127.0.0.1:0 stream tcp nowait root internal echo",
-    ])
+    d = pyinetd(
+        [
+            "rstatd/1-3 dgram rpc/udp wait root /bin/true true",
+            "127.0.0.1:0 stream tcp nowait root internal echo",
+        ]
+    )
     assert d.seen(r"rstatd/1-3/rpc/udp: RPC services are not served yet: no rpcbind registration")
     assert tcp_exchange(d.addr(2), b"ok") == b"ok"
     assert 1 not in d.addresses

@@ -159,7 +159,10 @@ def _as_nobody_wrapper(directory: Path, nobody: pwd.struct_passwd) -> Path:
     wrapper.chmod(0o755)
     probe = subprocess.run(
         [str(wrapper), "-c", "import pyinetd, os; print(os.getuid())"],
-        capture_output=True, text=True, timeout=WAIT, cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        cwd=directory,
     )
     if probe.returncode != 0 or probe.stdout.strip() != str(nobody.pw_uid):
         pytest.skip(f"this Python cannot run as nobody: {probe.stderr.strip()[-200:]}")
@@ -170,11 +173,14 @@ def test_unprivileged_daemon_runs_programs_as_itself(open_dir: Path, monkeypatch
     nobody = user("nobody")
     wrapper = _as_nobody_wrapper(open_dir, nobody)
     sock = open_dir / "echo"
-    d = Daemon(open_dir, [
-        f"127.0.0.1:0 stream tcp nowait root {CONTRACT}",
-        f"{sock} stream unix nowait nobody {CONTRACT}",
-        f"{open_dir}/daemon stream unix nowait daemon:daemon {CONTRACT}",
-    ])
+    d = Daemon(
+        open_dir,
+        [
+            f"127.0.0.1:0 stream tcp nowait root {CONTRACT}",
+            f"{sock} stream unix nowait nobody {CONTRACT}",
+            f"{open_dir}/daemon stream unix nowait daemon:daemon {CONTRACT}",
+        ],
+    )
     monkeypatch.setattr(sys, "executable", str(wrapper))
     try:
         d.start()
@@ -196,8 +202,13 @@ def test_unprivileged_daemon_runs_programs_as_itself(open_dir: Path, monkeypatch
         root_label = "127.0.0.1:0/tcp"
         named = [w for w in warnings if f"{root_label}: runs as nobody, not as root:" in w]
         assert len(named) == 1, d.log()
-        assert sum(f"{open_dir}/daemon/unix: runs as nobody, not as daemon:daemon:" in w
-                   for w in warnings) == 1, d.log()
+        assert (
+            sum(
+                f"{open_dir}/daemon/unix: runs as nobody, not as daemon:daemon:" in w
+                for w in warnings
+            )
+            == 1
+        ), d.log()
         # The service that names nobody itself gets no warning.
         assert not any(f"{sock}/unix:" in w for w in warnings), d.log()
         assert len(warnings) == 2, d.log()

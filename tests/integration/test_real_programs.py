@@ -69,19 +69,35 @@ def test_git_daemon_inetd_clone(pyinetd, tmp_path: Path) -> None:
     run(["git", "init", "-q", "--bare", str(repo)])
     run(["git", "init", "-q", str(work)])
     (work / "README").write_text("served by pyinetd\n")
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid",
-           "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+    }
     run(["git", "-C", str(work), "add", "README"], env=env)
     run(["git", "-C", str(work), "commit", "-qm", "first"], env=env)
     run(["git", "-C", str(work), "push", "-q", str(repo), "HEAD:refs/heads/main"], env=env)
     (repo / "git-daemon-export-ok").touch()
     git = shutil.which("git")
-    d = pyinetd([f"127.0.0.1:0 stream tcp nowait root {git} git daemon --inetd "
-                 f"--base-path={base} {base}"])
+    d = pyinetd(
+        [f"127.0.0.1:0 stream tcp nowait root {git} git daemon --inetd --base-path={base} {base}"]
+    )
     clone = tmp_path / "clone"
-    run(["git", "clone", "-q", "-b", "main", f"git://127.0.0.1:{d.port(1)}/project.git",
-         str(clone)], env=env)
+    run(
+        [
+            "git",
+            "clone",
+            "-q",
+            "-b",
+            "main",
+            f"git://127.0.0.1:{d.port(1)}/project.git",
+            str(clone),
+        ],
+        env=env,
+    )
     assert (clone / "README").read_text() == "served by pyinetd\n"
 
 
@@ -91,8 +107,9 @@ def test_rsync_daemon(pyinetd, tmp_path: Path) -> None:
     data.mkdir()
     (data / "a.txt").write_text("alpha\n")
     conf = tmp_path / "rsyncd.conf"
-    conf.write_text(f"use chroot = no\nuid = root\ngid = root\n[data]\npath = {data}\n"
-                    "read only = yes\n")
+    conf.write_text(
+        f"use chroot = no\nuid = root\ngid = root\n[data]\npath = {data}\nread only = yes\n"
+    )
     rsync = shutil.which("rsync")
     d = pyinetd([f"127.0.0.1:0 stream tcp nowait root {rsync} rsync --daemon --config={conf}"])
     dest = tmp_path / "dest"
@@ -110,20 +127,34 @@ def test_fingerd_with_finger(pyinetd) -> None:
 
 def test_builtins_byte_for_byte_with_socat(pyinetd) -> None:
     need("socat")
-    d = pyinetd([
-        "127.0.0.1:0 stream tcp nowait root internal echo",
-        "127.0.0.1:0 stream tcp nowait root internal time",
-        "127.0.0.1:0 dgram udp wait root internal echo",
-    ])
-    echoed = subprocess.run(["socat", "-t", "5", "-", f"TCP:127.0.0.1:{d.port(1)}"],
-                            input=b"byte\x00for\xffbyte\r\n", capture_output=True,
-                            timeout=WAIT, check=True).stdout
+    d = pyinetd(
+        [
+            "127.0.0.1:0 stream tcp nowait root internal echo",
+            "127.0.0.1:0 stream tcp nowait root internal time",
+            "127.0.0.1:0 dgram udp wait root internal echo",
+        ]
+    )
+    echoed = subprocess.run(
+        ["socat", "-t", "5", "-", f"TCP:127.0.0.1:{d.port(1)}"],
+        input=b"byte\x00for\xffbyte\r\n",
+        capture_output=True,
+        timeout=WAIT,
+        check=True,
+    ).stdout
     assert echoed == b"byte\x00for\xffbyte\r\n"
-    t = subprocess.run(["socat", "-u", f"TCP:127.0.0.1:{d.port(2)}", "-"],
-                       capture_output=True, timeout=WAIT, check=True).stdout
+    t = subprocess.run(
+        ["socat", "-u", f"TCP:127.0.0.1:{d.port(2)}", "-"],
+        capture_output=True,
+        timeout=WAIT,
+        check=True,
+    ).stdout
     assert len(t) == 4
-    udp = subprocess.run(["socat", "-t", "2", "-", f"UDP:127.0.0.1:{d.port(3)}"],
-                         input=b"datagram", capture_output=True, timeout=WAIT,
-                         check=True).stdout
+    udp = subprocess.run(
+        ["socat", "-t", "2", "-", f"UDP:127.0.0.1:{d.port(3)}"],
+        input=b"datagram",
+        capture_output=True,
+        timeout=WAIT,
+        check=True,
+    ).stdout
     assert udp == b"datagram"
     assert udp_exchange(d.addr(3), b"again")[0] == b"again"

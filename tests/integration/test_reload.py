@@ -110,10 +110,12 @@ def test_added_service_listens_and_the_old_socket_is_kept(pyinetd, reserve) -> N
     port = reserve()
     d = pyinetd(["127.0.0.1:0 stream tcp nowait root internal echo"])
     before = held_socket(d, 1)
-    d.reload([
-        "127.0.0.1:0 stream tcp nowait root internal echo",
-        f"127.0.0.1:{port} stream tcp nowait root {CONTRACT}",
-    ])
+    d.reload(
+        [
+            "127.0.0.1:0 stream tcp nowait root internal echo",
+            f"127.0.0.1:{port} stream tcp nowait root {CONTRACT}",
+        ]
+    )
     assert d.seen(r"reload: 1 kept, 1 added, 0 removed")
     assert d.addr(2) == ("127.0.0.1", port)
     assert held_socket(d, 1) == before
@@ -123,10 +125,12 @@ def test_added_service_listens_and_the_old_socket_is_kept(pyinetd, reserve) -> N
 
 def test_removed_service_closes_but_its_child_finishes(pyinetd, reserve) -> None:
     port = reserve()
-    d = pyinetd([
-        f"127.0.0.1:{port} stream tcp nowait root {TALK}",
-        "127.0.0.1:0 stream tcp nowait root internal echo",
-    ])
+    d = pyinetd(
+        [
+            f"127.0.0.1:{port} stream tcp nowait root {TALK}",
+            "127.0.0.1:0 stream tcp nowait root internal echo",
+        ]
+    )
     session = Session(d.addr(1))
     try:
         assert session.say("before") == "before"
@@ -176,16 +180,20 @@ def test_changed_port_rebinds_three_rounds(pyinetd, reserve) -> None:
 
 def test_broken_line_keeps_its_old_service(pyinetd, reserve) -> None:
     p1, p2, p3 = reserve(), reserve(), reserve()
-    d = pyinetd([
-        f"127.0.0.1:{p1} stream tcp nowait root internal echo",
-        f"127.0.0.1:{p2} stream tcp nowait root {CONTRACT}",
-    ])
+    d = pyinetd(
+        [
+            f"127.0.0.1:{p1} stream tcp nowait root internal echo",
+            f"127.0.0.1:{p2} stream tcp nowait root {CONTRACT}",
+        ]
+    )
     kept = held_socket(d, 2)
-    d.reload([
-        f"127.0.0.1:{p1} stream tcp nowait root internal echo",
-        f"127.0.0.1:{p2} stream tcp nowait root",
-        f"127.0.0.1:{p3} stream tcp nowait root internal echo",
-    ])
+    d.reload(
+        [
+            f"127.0.0.1:{p1} stream tcp nowait root internal echo",
+            f"127.0.0.1:{p2} stream tcp nowait root",
+            f"127.0.0.1:{p3} stream tcp nowait root internal echo",
+        ]
+    )
     assert d.seen(rf"{d.conf}:2: ")
     assert d.seen(r"reload: 1 errors; no service removed")
     # The good entries are applied: line 3 is new and serves.
@@ -199,10 +207,12 @@ def test_broken_line_keeps_its_old_service(pyinetd, reserve) -> None:
 
 @pytest.mark.parametrize("how", ["removed", "unreadable"])
 def test_missing_or_unreadable_file_changes_nothing(pyinetd, how: str) -> None:
-    d = pyinetd([
-        "127.0.0.1:0 stream tcp nowait root internal echo",
-        f"127.0.0.1:0 stream tcp nowait root {CONTRACT}",
-    ])
+    d = pyinetd(
+        [
+            "127.0.0.1:0 stream tcp nowait root internal echo",
+            f"127.0.0.1:0 stream tcp nowait root {CONTRACT}",
+        ]
+    )
     inode = held_socket(d, 1)
     conf = Path(d.conf)
     conf.unlink()
@@ -218,10 +228,12 @@ def test_missing_or_unreadable_file_changes_nothing(pyinetd, how: str) -> None:
     assert held_socket(d, 1) == inode
     # A good file again: the reload applies and the kept socket is still the same.
     conf.unlink(missing_ok=True)
-    d.reload([
-        "127.0.0.1:0 stream tcp nowait root internal echo",
-        f"127.0.0.1:0 stream tcp nowait root {CONTRACT}",
-    ])
+    d.reload(
+        [
+            "127.0.0.1:0 stream tcp nowait root internal echo",
+            f"127.0.0.1:0 stream tcp nowait root {CONTRACT}",
+        ]
+    )
     assert held_socket(d, 1) == inode
 
 

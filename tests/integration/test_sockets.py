@@ -65,10 +65,12 @@ def expected_buffer(kind: str, wanted: int) -> int:
 
 def test_unix_stream_builtin_and_program(pyinetd, sockdir: Path) -> None:
     echo, prog = sockdir / "echo", sockdir / "prog"
-    d = pyinetd([
-        f"{echo} stream unix nowait root internal",
-        f"{prog} stream unix nowait root {CONTRACT}",
-    ])
+    d = pyinetd(
+        [
+            f"{echo} stream unix nowait root internal",
+            f"{prog} stream unix nowait root {CONTRACT}",
+        ]
+    )
     assert d.addr(1) == str(echo)
     assert d.addr(2) == str(prog)
     assert tcp_exchange(str(echo), b"over unix\n") == b"over unix\n"
@@ -88,10 +90,12 @@ def test_unix_stream_builtin_and_program(pyinetd, sockdir: Path) -> None:
 
 def test_unix_dgram_builtin_and_program(pyinetd, sockdir: Path) -> None:
     echo, prog = sockdir / "echo", sockdir / "reply"
-    d = pyinetd([
-        f"{echo} dgram unix wait root internal",
-        f"{prog} dgram unix wait root {UDP_REPLY}",
-    ])
+    d = pyinetd(
+        [
+            f"{echo} dgram unix wait root internal",
+            f"{prog} dgram unix wait root {UDP_REPLY}",
+        ]
+    )
     assert d.addr(1) == str(echo)
     assert unix_dgram_exchange(echo, sockdir / "c1", b"ping") == b"ping"
     answer = unix_dgram_exchange(prog, sockdir / "c2", b"pong")
@@ -154,10 +158,12 @@ def test_regular_file_at_unix_path_is_kept_and_reported(pyinetd, sockdir: Path) 
     path, other = sockdir / "echo", sockdir / "sub" / "echo"
     path.write_text("not a socket, keep me\n")
     other.parent.mkdir()
-    d = pyinetd([
-        f"{path} stream unix nowait root internal",
-        f"{other} stream unix nowait root internal",
-    ])
+    d = pyinetd(
+        [
+            f"{path} stream unix nowait root internal",
+            f"{other} stream unix nowait root internal",
+        ]
+    )
     assert d.seen(rf"{path}/unix: {path}: exists and is not a socket")
     assert 1 not in d.addresses
     assert d.seen(r"ready: 1 services listening")
@@ -169,10 +175,12 @@ def test_regular_file_at_unix_path_is_kept_and_reported(pyinetd, sockdir: Path) 
 
 def test_sigterm_removes_unix_socket_files(pyinetd, sockdir: Path) -> None:
     stream, dgram = sockdir / "echo", sockdir / "daytime"
-    d = pyinetd([
-        f"{stream} stream unix nowait root internal",
-        f"{dgram} dgram unix wait root internal",
-    ])
+    d = pyinetd(
+        [
+            f"{stream} stream unix nowait root internal",
+            f"{dgram} dgram unix wait root internal",
+        ]
+    )
     assert stat.S_ISSOCK(os.stat(stream).st_mode)
     assert stat.S_ISSOCK(os.stat(dgram).st_mode)
     assert d.stop() == 0
@@ -186,10 +194,12 @@ def test_sigterm_removes_unix_socket_files(pyinetd, sockdir: Path) -> None:
 
 @needs_ipv6
 def test_tcp6_on_ipv6_loopback(pyinetd) -> None:
-    d = pyinetd([
-        f"[::1]:0 stream tcp6 nowait root {CONTRACT}",
-        f"[::1]:0 stream tcp6 wait root {SOCKOPTS}",
-    ])
+    d = pyinetd(
+        [
+            f"[::1]:0 stream tcp6 nowait root {CONTRACT}",
+            f"[::1]:0 stream tcp6 wait root {SOCKOPTS}",
+        ]
+    )
     host, port = d.addr(1)  # type: ignore[misc]
     assert host == "::1"
     with socket.create_connection(("::1", port), timeout=WAIT) as s:
@@ -211,10 +221,13 @@ def test_tcp6_on_ipv6_loopback(pyinetd) -> None:
 
 @needs_ipv6
 def test_tcp46_dual_stack_serves_both_families(pyinetd) -> None:
-    d = pyinetd([
-        f"*:0 stream tcp46 nowait root {CONTRACT}",
-        f"*:0 stream tcp46 wait root {SOCKOPTS}",
-    ], ["-d", "-l"])
+    d = pyinetd(
+        [
+            f"*:0 stream tcp46 nowait root {CONTRACT}",
+            f"*:0 stream tcp46 wait root {SOCKOPTS}",
+        ],
+        ["-d", "-l"],
+    )
     host, port = d.addr(1)  # type: ignore[misc]
     assert host == "::"
     v4 = report(tcp_exchange(("127.0.0.1", port)))["env"]
@@ -241,10 +254,12 @@ def test_tcp46_dual_stack_serves_both_families(pyinetd) -> None:
 
 
 def test_stream_sndbuf_and_rcvbuf_are_applied(pyinetd) -> None:
-    d = pyinetd([
-        f"127.0.0.1:0 stream tcp,sndbuf=65536,rcvbuf=32768 wait root {SOCKOPTS}",
-        f"127.0.0.1:0 stream tcp wait root {SOCKOPTS}",
-    ])
+    d = pyinetd(
+        [
+            f"127.0.0.1:0 stream tcp,sndbuf=65536,rcvbuf=32768 wait root {SOCKOPTS}",
+            f"127.0.0.1:0 stream tcp wait root {SOCKOPTS}",
+        ]
+    )
     opts = report(tcp_exchange(d.addr(1)))
     assert opts["listening"] is True
     assert opts["sndbuf"] == expected_buffer("wmem", 65536)
