@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -190,7 +191,18 @@ def _load(paths: Sequence[str]) -> Config:
 
 def serve(args: argparse.Namespace, paths: Sequence[str]) -> int:
     foreground = args.debug or args.foreground
+    # Detached, the working directory is "/": relative paths must not change meaning.
+    paths = [os.path.abspath(p) for p in paths]
+    # Like FreeBSD's LOG_PERROR: until pyinetd serves, messages also reach the terminal.
     logsetup.configure(stderr=True, syslog=not args.debug, debug=args.debug)
+    if not args.debug and not logsetup.syslog_available():
+        print(
+            f"pyinetd: no syslog socket ({logsetup.syslog_path()}): "
+            + ("logging to stderr" if foreground else "once detached, nothing is logged"),
+            file=sys.stderr,
+        )
+    # A SIGTERM before the loop's handlers exist still leaves through the clean-up below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     spawn.reset_inherited_state()
     try:
         bind_default = net.resolve_bind_address(args.address) if args.address else None
@@ -199,7 +211,7 @@ def serve(args: argparse.Namespace, paths: Sequence[str]) -> int:
         return os.EX_USAGE
     pidfile = None
     if args.pidfile or not args.debug:
-        pidfile = daemon.Pidfile(args.pidfile or daemon.DEFAULT_PIDFILE)
+        pidfile = daemon.Pidfile(os.path.abspath(args.pidfile or daemon.DEFAULT_PIDFILE))
         try:
             pidfile.acquire()
         except daemon.AlreadyRunning as exc:
@@ -221,14 +233,18 @@ def serve(args: argparse.Namespace, paths: Sequence[str]) -> int:
             retry_interval=args.retry,
         ),
     )
-    sup = core.Supervisor(_load(paths), options)
-    sup.bind_all()
     try:
+        sup = core.Supervisor(_load(paths), options)
+        sup.bind_all()
+        if not args.debug:
+            # The syslog socket is closed here, not behind logging's back: python-daemon
+            # closes every descriptor it is not told to keep.
+            logsetup.configure(stderr=foreground, syslog=False)
         if not foreground:
             keep = sup.fds() + ([pidfile.fd] if pidfile else [])
             daemon.detach(keep)
-            for problem in logsetup.configure(stderr=False, syslog=True):
-                log.warning("%s", problem)
+        if not args.debug:
+            logsetup.configure(stderr=not logsetup.syslog_available(), syslog=True)
         if pidfile is not None:
             pidfile.write()
         asyncio.run(_serve(sup, paths))

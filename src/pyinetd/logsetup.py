@@ -13,8 +13,18 @@ import sys
 _FORMAT_STDERR = "%(asctime)s pyinetd[%(process)d]: %(levelname)s: %(message)s"
 
 
-def configure(*, stderr: bool, syslog: bool, debug: bool = False) -> list[str]:
-    """Replace the root handlers; returns warnings (e.g. no syslog socket) to log later."""
+def syslog_path() -> str:
+    """The syslog socket: /dev/log, or $PYINETD_SYSLOG_SOCKET (another syslog daemon's
+    socket, or a test's)."""
+    return os.environ.get("PYINETD_SYSLOG_SOCKET", "/dev/log")
+
+
+def syslog_available() -> bool:
+    return os.path.exists(syslog_path())
+
+
+def configure(*, stderr: bool, syslog: bool, debug: bool = False) -> None:
+    """Replace the root handlers. Without a syslog socket, syslog output goes to stderr."""
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
@@ -22,11 +32,9 @@ def configure(*, stderr: bool, syslog: bool, debug: bool = False) -> list[str]:
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     # asyncio's own debug lines (which selector it chose) say nothing about services.
     logging.getLogger("asyncio").setLevel(logging.INFO)
-    problems: list[str] = []
     if syslog:
         handler = _syslog_handler()
         if handler is None:
-            problems.append("no syslog socket (/dev/log); logging to stderr")
             stderr = True
         else:
             root.addHandler(handler)
@@ -34,19 +42,18 @@ def configure(*, stderr: bool, syslog: bool, debug: bool = False) -> list[str]:
         h = logging.StreamHandler(sys.stderr)
         h.setFormatter(logging.Formatter(_FORMAT_STDERR, "%Y-%m-%d %H:%M:%S"))
         root.addHandler(h)
-    return problems
 
 
 def _syslog_handler() -> logging.Handler | None:
-    for path in ("/dev/log", "/var/run/syslog"):
-        if os.path.exists(path):
-            try:
-                handler = logging.handlers.SysLogHandler(
-                    address=path, facility=logging.handlers.SysLogHandler.LOG_DAEMON
-                )
-            except OSError:
-                continue
-            handler.ident = f"pyinetd[{os.getpid()}]: "
-            handler.setFormatter(logging.Formatter("%(message)s"))
-            return handler
-    return None
+    path = syslog_path()
+    if not os.path.exists(path):
+        return None
+    try:
+        handler = logging.handlers.SysLogHandler(
+            address=path, facility=logging.handlers.SysLogHandler.LOG_DAEMON
+        )
+    except OSError:
+        return None
+    handler.ident = f"pyinetd[{os.getpid()}]: "
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    return handler

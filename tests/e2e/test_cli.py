@@ -337,3 +337,58 @@ def test_port_still_in_use_is_retried_each_interval(pyinetd, busy_port: socket.s
         busy_port.close()
     d.wait_for(rf"listening on 127\.0\.0\.1:{taken} ")
     assert d.stop() == 0
+
+
+def test_detached_with_syslog_and_relative_paths(tmp_path: Path) -> None:
+    """Detached with a syslog socket: the daemon keeps serving (python-daemon closes the
+    descriptors it is not told to keep, the syslog socket among them), logs to syslog,
+    and relative config and pidfile paths keep their meaning after the chdir to /."""
+    log_sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    log_path = tmp_path / "log"
+    log_sock.bind(str(log_path))
+    log_sock.settimeout(WAIT)
+    write_conf(tmp_path / "rel.conf", ["127.0.0.1:0 stream tcp nowait root internal echo"])
+    env = dict(os.environ, PYINETD_SYSLOG_SOCKET=str(log_path))
+    pid: int | None = None
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "pyinetd", "-p", "rel.pid", "rel.conf"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=WAIT,
+            stdin=subprocess.DEVNULL,
+        )
+        assert done.returncode == 0, done.stderr
+        pidfile = tmp_path / "rel.pid"
+        wait_until(lambda: pidfile_pid(pidfile) is not None, what="the pidfile")
+        pid = pidfile_pid(pidfile)
+        assert pid is not None
+
+        def syslog_line(pattern: str) -> str:
+            while True:
+                line = log_sock.recv(65536).decode()
+                if re.search(pattern, line):
+                    return line
+
+        ready = syslog_line(r"ready: \d+ services listening")
+        assert ready.startswith("<30>pyinetd[")  # facility daemon (3), level info (6)
+        port = int(re.findall(r"listening on 127\.0\.0\.1:(\d+)", done.stderr)[0])
+        assert tcp_exchange(("127.0.0.1", port), b"still up") == b"still up"
+        write_conf(
+            tmp_path / "rel.conf",
+            [
+                "127.0.0.1:0 stream tcp nowait root internal echo",
+                "127.0.0.1:0 stream tcp nowait root internal daytime",
+            ],
+        )
+        os.kill(pid, signal.SIGHUP)
+        syslog_line(r"reload: 1 kept, 1 added, 0 removed")
+        os.kill(pid, signal.SIGTERM)
+        wait_until(lambda: not alive(pid), what="the daemon to exit")
+        assert not pidfile.exists()
+    finally:
+        if pid is not None and alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        log_sock.close()
