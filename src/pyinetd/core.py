@@ -52,7 +52,7 @@ class Options:
 class Child:
     """A running program, or (pid < 0) an in-process builtin session being counted."""
 
-    __slots__ = ("pid", "proc", "pidfd", "runtime", "peer", "datagram")
+    __slots__ = ("pid", "proc", "pidfd", "runtime", "peer", "datagram", "holds_listener")
 
     def __init__(
         self,
@@ -68,6 +68,7 @@ class Child:
         self.runtime = runtime
         self.peer = peer  # numeric IP for the per-IP limits; None for UNIX peers
         self.datagram = datagram
+        self.holds_listener = False  # it got the listening socket itself (wait, dgram)
 
 
 class Runtime:
@@ -233,7 +234,14 @@ class Supervisor:
             if rt.service.listen is not None and rt.retry is None and not rt.removed:
                 rt.retry = self._loop.call_later(self.options.retry_interval, self._retry_bind, rt)
             return
-        want = not rt.removed and rt.held == 0 and rt.limiter.may_accept()
+        # A socket whose blocking mode still waits on `_sync_blocking` is not watched:
+        # accepting or reading on it in the wrong mode would block the whole loop.
+        want = (
+            not rt.removed
+            and rt.held == 0
+            and rt.sock.getblocking() == rt.hands_over_socket
+            and rt.limiter.may_accept()
+        )
         if want and not rt.watching:
             self._loop.add_reader(rt.sock.fileno(), self._on_readable, rt)
         elif rt.watching and not want:
@@ -259,7 +267,7 @@ class Supervisor:
         new entry needs, but only once no child holds it: the mode is shared with them."""
         if rt.sock is None or rt.sock.getblocking() == rt.hands_over_socket:
             return
-        if not any(pid > 0 for pid in rt.children):
+        if not any(c.holds_listener for c in rt.children.values()):
             rt.sock.setblocking(rt.hands_over_socket)
 
     def _retry_bind(self, rt: Runtime) -> None:
@@ -504,6 +512,7 @@ class Supervisor:
             log.error("%s: %s", rt.label, exc)
             return False
         child = Child(proc.pid, proc, rt, ip, datagram)
+        child.holds_listener = rt.sock is not None and fd == rt.sock.fileno()
         rt.children[child.pid] = child
         rt.limiter.started(child.pid, ip)
         child.pidfd = spawn.open_pidfd(child.pid)

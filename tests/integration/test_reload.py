@@ -280,3 +280,24 @@ def test_live_session_survives_a_reload(pyinetd, reserve) -> None:
         session.close()
     d.wait_for(rf"\[{session.pid}\]: exit status 0")
     assert d.zombies() == []
+
+
+def test_reload_wait_to_nowait_while_the_wait_child_holds_the_socket(pyinetd) -> None:
+    """The listener's blocking mode is shared with the wait child: pyinetd must not accept
+    on it until that child is gone, and must keep serving everything else meanwhile."""
+    wait_line = f"127.0.0.1:0 stream tcp wait root {PROGRAMS}/wait_echo.py wait_echo.py"
+    daytime = "127.0.0.1:0 stream tcp nowait root internal daytime"
+    d = pyinetd([wait_line, daytime])
+    a = socket.create_connection(d.addr(1), timeout=WAIT)
+    a.sendall(b"a")
+    assert a.recv(10) == b"a"
+    d.reload(["127.0.0.1:0 stream tcp nowait root internal echo", daytime])
+    b = socket.create_connection(d.addr(1), timeout=WAIT)  # queued in the backlog
+    try:
+        assert len(tcp_exchange(d.addr(2))) == 26  # the loop is not blocked
+        a.close()  # the wait child exits; the socket turns non-blocking; echo serves b
+        b.sendall(b"b")
+        b.shutdown(socket.SHUT_WR)
+        assert b.recv(10) == b"b"
+    finally:
+        b.close()
