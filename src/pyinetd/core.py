@@ -34,6 +34,10 @@ _BATCH = 64
 # cannot be started) leaves the socket readable; watching again at once would respawn it
 # in a busy loop.
 _RETRY_DELAY = 1.0
+# So many exits in a row without reading the datagram is a server looping, whatever the
+# invocation rate: the looping guard pauses it (FreeBSD's inetd relies on the rate alone,
+# which a one-second retry never reaches).
+_UNREAD_LOOPING = 3
 # accept() failing for want of descriptors would fail again at once: back off instead.
 _FD_EXHAUSTION_DELAY = 1.0
 
@@ -87,6 +91,7 @@ class Runtime:
         self.env: dict[str, str] = {}
         self.retry: asyncio.TimerHandle | None = None
         self.removed = False
+        self.unread_streak = 0  # wait-dgram children in a row that left their datagram
 
     @property
     def label(self) -> str:
@@ -269,6 +274,11 @@ class Supervisor:
             return
         if not any(c.holds_listener for c in rt.children.values()):
             rt.sock.setblocking(rt.hands_over_socket)
+
+    def _pause(self, rt: Runtime, pause: limits.Pause) -> None:
+        """The looping guard tripped: stop serving for the pause, socket still bound."""
+        log.error("%s: %s", rt.label, pause)
+        self._hold(rt, pause.seconds, rt.limiter.resume)
 
     def _retry_bind(self, rt: Runtime) -> None:
         rt.retry = None
@@ -476,8 +486,7 @@ class Supervisor:
         assert rt.sock is not None or rt.service.tcpmux is not None
         pause = rt.limiter.invoke()
         if pause is not None:
-            log.error("%s: %s", rt.label, pause)
-            self._hold(rt, pause.seconds, rt.limiter.resume)
+            self._pause(rt, pause)
             return
         if env is None:
             assert rt.sock is not None
@@ -561,7 +570,14 @@ class Supervisor:
         text, bad = spawn.describe_exit(status)
         log.log(logging.WARNING if bad else logging.INFO, "%s[%d]: %s", rt.label, child.pid, text)
         if not rt.removed and self._datagram_left_unread(rt, child):
-            self._hold(rt, _RETRY_DELAY)
+            rt.unread_streak += 1
+            if rt.unread_streak >= _UNREAD_LOOPING:
+                rt.unread_streak = 0
+                self._pause(rt, rt.limiter.trip())
+            else:
+                self._hold(rt, _RETRY_DELAY)
+        elif child.datagram is not None:
+            rt.unread_streak = 0
         self._update_watch(rt)
         self._changed()
         return True

@@ -311,10 +311,18 @@ class Limiter:
         self._invocations += 1
         if self._invocations <= limit:
             return None
+        return self.trip()
+
+    def trip(self) -> Pause:
+        """Pause the service as looping now, whatever the count: the core calls this when
+        it sees the loop directly (a datagram server that keeps exiting without reading).
+        Works even with the rate limit off."""
+        if self._pause is not None:
+            return self._pause
         self._window_start = None
         self._invocations = 0
         seconds = self._limits.retry_interval
-        self._pause = Pause(seconds=seconds, until=now + seconds)
+        self._pause = Pause(seconds=seconds, until=self._clock() + seconds)
         return self._pause
 
     def resume(self) -> None:

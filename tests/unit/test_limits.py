@@ -682,3 +682,20 @@ def test_limits_module_imports_only_pure_modules() -> None:
         "pyinetd.model",
     }
     assert imported <= allowed, imported - allowed
+
+
+def test_trip_pauses_at_once_even_with_the_rate_off() -> None:
+    clock = FakeClock()
+    lim = Limiter(
+        effective_limits(
+            Limits(max_per_minute=0), wait=True, defaults=Defaults(retry_interval=30.0)
+        ),
+        clock=clock,
+    )
+    assert lim.invoke() is None
+    pause = lim.trip()
+    assert pause.seconds == 30.0 and pause.until == clock() + 30.0
+    assert lim.trip() is pause  # tripping again while paused changes nothing
+    assert not lim.may_accept()
+    lim.resume()
+    assert lim.may_accept()
