@@ -92,6 +92,7 @@ class Runtime:
         self.retry: asyncio.TimerHandle | None = None
         self.removed = False
         self.unread_streak = 0  # wait-dgram children in a row that left their datagram
+        self.unix_inode: int | None = None  # our socket file, so we never unlink another
 
     @property
     def label(self) -> str:
@@ -130,6 +131,7 @@ class Supervisor:
         self._change_pending = False
         self._refusal_timer: asyncio.TimerHandle | None = None
         self._session_ids = itertools.count(-1, -1)
+        self._bound = False
         for svc in config.services:
             rt = Runtime(svc, self.options.defaults)
             if self._prepare(rt):
@@ -182,6 +184,9 @@ class Supervisor:
             log.error("%s", exc)
             return False
         rt.address = net.describe(rt.sock)
+        if rt.service.listen.family is Family.UNIX:
+            assert rt.service.listen.path is not None
+            rt.unix_inode = net.inode_of(rt.service.listen.path)
         if rt.hands_over_socket:
             rt.sock.setblocking(True)
         log.info("%s: listening on %s (%s)", rt.label, rt.address, rt.service.origin)
@@ -204,6 +209,7 @@ class Supervisor:
         """
         failed = sum(0 if self._bind(rt) else 1 for rt in self.runtimes if rt.sock is None)
         self._refresh_internal_ports()
+        self._bound = True
         return failed
 
     def fds(self) -> list[int]:
@@ -212,10 +218,12 @@ class Supervisor:
     # ----------------------------------------------------------------- running
 
     async def serve(self) -> None:
-        """Run until `stop()`; binds whatever is not bound yet."""
+        """Run until `stop()`; binds first unless `bind_all` already ran (what failed
+        there is retried by timer, not logged twice)."""
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
-        self.bind_all()
+        if not self._bound:
+            self.bind_all()
         for rt in self.runtimes:
             self._update_watch(rt)
         listening = sum(1 for rt in self.runtimes if rt.sock is not None)
@@ -284,8 +292,11 @@ class Supervisor:
         rt.retry = None
         if rt.removed:
             return
-        if self._bind(rt):
-            self._refresh_internal_ports()
+        try:
+            if self._bind(rt):
+                self._refresh_internal_ports()
+        except Exception:  # noqa: BLE001 - a failed retry must be retried, not lost
+            log.exception("%s: unexpected error while binding", rt.label)
         self._update_watch(rt)
 
     def _on_readable(self, rt: Runtime) -> None:
@@ -616,7 +627,13 @@ class Supervisor:
             remove_missing=not config.errors,
         )
         if config.errors:
-            log.error("reload: %d errors; no service removed by this reload", len(config.errors))
+            log.error(
+                "reload: %d errors; only services replaced on their endpoint are removed",
+                len(config.errors),
+            )
+        # Removals first, so their ports and paths are free for what replaces them.
+        for svc in p.remove:
+            self._remove(current[svc.key])
         for old, new in p.keep:
             rt = current[old.key]
             rt.service = new
@@ -624,10 +641,14 @@ class Supervisor:
             if not self._prepare(rt):
                 self._remove(rt)
                 continue
+            if rt.sock is None and new.listen is not None:
+                # SIGHUP retries a failed bind now, as FreeBSD's config() does.
+                if rt.retry is not None:
+                    rt.retry.cancel()
+                    rt.retry = None
+                self._bind(rt)
             self._sync_blocking(rt)
             self._update_watch(rt)
-        for svc in p.remove:
-            self._remove(current[svc.key])
         for svc in p.add:
             rt = Runtime(svc, self.options.defaults)
             if not self._prepare(rt):
@@ -649,19 +670,25 @@ class Supervisor:
             self.runtimes.remove(rt)
         if rt.service.tcpmux is not None:
             self.tcpmux.pop(rt.service.tcpmux.name.lower(), None)
-        self.orphans.update((pid, c) for pid, c in rt.children.items() if pid > 0)
+        running = {pid: c for pid, c in rt.children.items() if pid > 0}
+        self.orphans.update(running)
         self._close(rt)
-        log.info("%s: removed (%d children left to finish)", rt.label, len(rt.children))
+        log.info(
+            "%s: removed (%d children and %d sessions left to finish)",
+            rt.label,
+            len(running),
+            len(rt.tasks),
+        )
 
     def _close(self, rt: Runtime) -> None:
-        for task in list(rt.tasks):
-            task.cancel()
+        """Close the listener (and its UNIX socket file, if it is still ours). In-process
+        sessions go on, as children do; only shutdown ends them."""
         if rt.sock is not None:
             rt.sock.close()
             rt.sock = None
             if rt.service.listen is not None and rt.service.listen.family is Family.UNIX:
                 assert rt.service.listen.path is not None
-                net.unlink_unix(rt.service.listen.path)
+                net.unlink_unix(rt.service.listen.path, rt.unix_inode)
 
     def _shutdown(self) -> None:
         """Close listeners, end builtin tasks; children are left to finish, as inetd does."""
@@ -671,6 +698,8 @@ class Supervisor:
                 rt.retry.cancel()
             self._update_watch(rt)
             self._close(rt)
+            for task in list(rt.tasks):
+                task.cancel()
         for rt in list(self.runtimes) + list(self.tcpmux.values()):
             for child in rt.children.values():
                 if child.pidfd is not None:
@@ -681,7 +710,8 @@ class Supervisor:
         log.info("stopped")
 
     def children(self) -> int:
-        running = sum(1 for rt in self.runtimes for pid in rt.children if pid > 0)
+        everyone = list(self.runtimes) + list(self.tcpmux.values())
+        running = sum(1 for rt in everyone for pid in rt.children if pid > 0)
         return running + len(self.orphans)
 
 

@@ -128,7 +128,10 @@ def _bind_unix(service: Service, kind: int) -> socket.socket:
     except KeyError as exc:
         raise BindError(f"{service.label}: {exc.args[0]}") from exc
     _remove_stale(service, path)
-    sock = socket.socket(socket.AF_UNIX, kind)
+    try:
+        sock = socket.socket(socket.AF_UNIX, kind)
+    except OSError as exc:
+        raise BindError(f"{service.label}: socket: {exc.strerror or exc}") from exc
     # Bind under a umask that denies everything, so the socket file never exists with
     # wider permissions than configured, then set owner and mode (FreeBSD's order).
     old = os.umask(0o777)
@@ -167,9 +170,20 @@ def _remove_stale(service: Service, path: str) -> None:
     unlink_unix(path)
 
 
-def unlink_unix(path: str) -> None:
+def unlink_unix(path: str, inode: int | None = None) -> None:
+    """Remove a socket file; with `inode`, only if the path still names that socket (a
+    newer listener may have replaced it)."""
     with contextlib.suppress(FileNotFoundError):
+        if inode is not None and os.lstat(path).st_ino != inode:
+            return
         os.unlink(path)
+
+
+def inode_of(path: str) -> int | None:
+    try:
+        return os.lstat(path).st_ino
+    except OSError:
+        return None
 
 
 def is_fd_exhaustion(exc: OSError) -> bool:

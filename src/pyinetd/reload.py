@@ -21,7 +21,8 @@ class Plan:
 def plan(old: Iterable[Service], new: Iterable[Service], *, remove_missing: bool = True) -> Plan:
     """Match services by key. A changed port or address is a different key, so it shows
     as one removal and one addition (a rebind). With `remove_missing` False (a new config
-    that had errors), nothing old is removed: a broken line leaves its old service running.
+    that had errors), an old service is removed only where a new one takes its endpoint;
+    otherwise a broken line leaves its old service running.
     """
     old_by_key = {s.key: s for s in old}
     keep: list[tuple[Service, Service]] = []
@@ -34,5 +35,10 @@ def plan(old: Iterable[Service], new: Iterable[Service], *, remove_missing: bool
         else:
             add.append(s)
         seen.add(s.key)
-    remove = tuple(s for k, s in old_by_key.items() if k not in seen) if remove_missing else ()
+    taken = {s.endpoint for s in add}
+    remove = tuple(
+        s
+        for k, s in old_by_key.items()
+        if k not in seen and (remove_missing or s.endpoint in taken)
+    )
     return Plan(tuple(keep), tuple(add), remove)

@@ -136,7 +136,7 @@ def test_removed_service_closes_but_its_child_finishes(pyinetd, reserve) -> None
         assert session.say("before") == "before"
         d.reload(["# removed", "127.0.0.1:0 stream tcp nowait root internal echo"])
         assert d.seen(r"reload: 1 kept, 0 added, 1 removed")
-        assert d.seen(rf":{port}/tcp: removed \(1 children left to finish\)")
+        assert d.seen(rf":{port}/tcp: removed \(1 children and 0 sessions left to finish\)")
         assert refused(("127.0.0.1", port))
         # The child was not signalled and its session goes on.
         assert process_state(session.pid) not in (None, "Z")
@@ -195,7 +195,7 @@ def test_broken_line_keeps_its_old_service(pyinetd, reserve) -> None:
         ]
     )
     assert d.seen(rf"{d.conf}:2: ")
-    assert d.seen(r"reload: 1 errors; no service removed")
+    assert d.seen(r"reload: 1 errors; only services replaced on their endpoint are removed")
     # The good entries are applied: line 3 is new and serves.
     assert tcp_exchange(("127.0.0.1", p3), b"new") == b"new"
     assert tcp_exchange(("127.0.0.1", p1), b"kept") == b"kept"
@@ -301,3 +301,46 @@ def test_reload_wait_to_nowait_while_the_wait_child_holds_the_socket(pyinetd) ->
         assert b.recv(10) == b"b"
     finally:
         b.close()
+
+
+def test_sighup_binds_a_listener_that_failed_at_start(pyinetd) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        lines = [f"127.0.0.1:{port} stream tcp nowait root internal echo"]
+        d = pyinetd(lines, ["-d", "-r", "600"])
+        assert d.seen(rf":{port}/tcp: bind: Address already in use")
+    # The port is free now; SIGHUP retries at once instead of in ten minutes.
+    d.reload(lines)
+    assert tcp_exchange(("127.0.0.1", port), b"bound") == b"bound"
+
+
+def test_removed_builtin_keeps_its_live_session(pyinetd) -> None:
+    echo = "127.0.0.1:0 stream tcp nowait root internal echo"
+    daytime = "127.0.0.1:0 stream tcp nowait root internal daytime"
+    d = pyinetd([echo, daytime])
+    s = socket.create_connection(d.addr(1), timeout=WAIT)
+    try:
+        s.sendall(b"a")
+        assert s.recv(10) == b"a"
+        d.reload(["# echo removed", daytime])
+        assert d.seen(r"removed \(0 children and 1 sessions left to finish\)")
+        s.sendall(b"b")
+        assert s.recv(10) == b"b"
+    finally:
+        s.close()
+
+
+def test_unix_service_replaced_during_a_reload_with_errors(pyinetd, tmp_path) -> None:
+    path = tmp_path / "echo"
+    good = f"{path} stream unix nowait root internal"
+    d = pyinetd([good])
+    assert tcp_exchange(str(path), b"one") == b"one"
+    # A new mode for the same path, next to a broken line: the new entry replaces the
+    # old one on its path instead of both claiming it.
+    d.reload([f":root:root:600:{path} stream unix nowait root internal", "broken line"])
+    assert tcp_exchange(str(path), b"two") == b"two"
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+    d.reload([f":root:root:600:{path} stream unix nowait root internal"])
+    assert tcp_exchange(str(path), b"three") == b"three"
