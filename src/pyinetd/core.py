@@ -14,6 +14,7 @@ import errno
 import itertools
 import logging
 import os
+import resource
 import signal
 import socket
 import struct
@@ -132,6 +133,8 @@ class Supervisor:
         self._refusal_timer: asyncio.TimerHandle | None = None
         self._session_ids = itertools.count(-1, -1)
         self._bound = False
+        self._sessions = 0
+        self._nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         for svc in config.services:
             rt = Runtime(svc, self.options.defaults)
             if self._prepare(rt):
@@ -381,6 +384,13 @@ class Supervisor:
         conn.setblocking(False)
         if builtins.answer_now(svc.builtin.name, conn):
             return
+        cap = limits.session_limit(self._nofile, len(self.runtimes))
+        if self._sessions >= cap:
+            conn.close()
+            self._refuse(
+                rt, limits.Refusal(ip or "unix", limits.Rule.SESSIONS, self._sessions + 1, cap)
+            )
+            return
         if svc.builtin.name == "tcpmux":
             self._session(rt, ip, self._tcpmux(rt, conn, peer))
         else:
@@ -395,8 +405,10 @@ class Supervisor:
         rt.children[key] = Child(key, None, rt, ip)
         task = self._loop.create_task(coro)
         rt.tasks.add(task)
+        self._sessions += 1
 
         def done(t: asyncio.Task[None]) -> None:
+            self._sessions -= 1
             rt.tasks.discard(t)
             rt.children.pop(key, None)
             rt.limiter.exited(key)

@@ -106,10 +106,24 @@ def limits_for(service: Service, defaults: Defaults) -> EffectiveLimits:
 
 
 class Rule(enum.Enum):
-    """A per-source rule a connection can break; the value is how log lines name it."""
+    """A rule a connection can break; the value is how log lines name it."""
 
     CONNECTIONS_PER_MINUTE = "connections/min"
     CHILDREN_PER_IP = "children"
+    # Daemon-wide: in-process sessions each hold a descriptor of pyinetd's own, so their
+    # number is capped below the descriptor limit (see `session_limit`).
+    SESSIONS = "in-process sessions"
+
+
+# Descriptors kept free of in-process sessions: listeners are counted separately; this
+# covers accepting, a pidfd per child, Popen's pipes, logging and reloads.
+SESSION_RESERVE = 128
+
+
+def session_limit(nofile: int, listeners: int) -> int:
+    """How many in-process sessions (echo, chargen, ...) may be open at once, so that idle
+    clients can never take the descriptors that accepting and starting programs need."""
+    return max(16, nofile - listeners - SESSION_RESERVE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -183,3 +183,31 @@ def test_fd_exhaustion_backs_off_and_recovers(pyinetd) -> None:
     # Once descriptors are free again the service answers by itself.
     wait_until(lambda: _echo_once(d.addr(1)), what="echo answering after the back-off")
     assert d.zombies() == []
+
+
+def test_idle_sessions_cannot_take_every_descriptor(pyinetd) -> None:
+    if shutil.which("prlimit") is None:
+        pytest.skip("prlimit (util-linux) is not installed")
+    d = pyinetd(
+        [
+            "127.0.0.1:0 stream tcp nowait root internal echo",
+            "127.0.0.1:0 stream tcp nowait root internal daytime",
+            "127.0.0.1:0 stream tcp nowait root /bin/echo echo hi",
+        ],
+        wrapper=["prlimit", "--nofile=200"],
+    )
+    cap = 200 - 3 - 128  # limits.session_limit: descriptor limit - listeners - reserve
+    held = []
+    try:
+        for _ in range(cap + 20):
+            held.append(socket.create_connection(d.addr(1), timeout=WAIT))
+        d.wait_for(rf"0/tcp: 127\.0\.0\.1 refused: {cap + 1} in-process sessions > limit {cap}")
+        # Everything else still has descriptors to work with.
+        assert len(tcp_exchange(d.addr(2))) == 26
+        assert tcp_exchange(d.addr(3)) == b"hi\n"
+        held[0].sendall(b"x")
+        assert held[0].recv(10) == b"x"
+    finally:
+        for s in held:
+            s.close()
+    wait_until(lambda: _echo_once(d.addr(1)), what="echo answering again")
