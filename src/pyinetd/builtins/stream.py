@@ -22,21 +22,39 @@ _RECV_SIZE = 65536
 _DRAIN_LIMIT = 1 << 20
 
 
+# loop.sock_recv and loop.sock_sendall return without giving the loop a turn whenever the
+# socket is ready, so a client that kept one always ready (a chargen reader faster than
+# pyinetd, an echo flood) could starve every other service. The loops below yield every
+# few chunks; short sessions never pay for it.
+_CHUNKS_PER_TURN = 8
+
+
 async def _echo(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+    turn = 0
     while data := await loop.sock_recv(sock, _RECV_SIZE):
         await loop.sock_sendall(sock, data)
+        turn += 1
+        if turn % _CHUNKS_PER_TURN == 0:
+            await asyncio.sleep(0)
 
 
 async def _discard(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
     buf = bytearray(_RECV_SIZE)
+    turn = 0
     while await loop.sock_recv_into(sock, buf):
-        pass
+        turn += 1
+        if turn % _CHUNKS_PER_TURN == 0:
+            await asyncio.sleep(0)
 
 
 async def _chargen(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
     # Runs until a send fails: the client ends the service by going away, as RFC 864 says.
+    turn = 0
     while True:
         await loop.sock_sendall(sock, CHARGEN_PERIOD)
+        turn += 1
+        if turn % _CHUNKS_PER_TURN == 0:
+            await asyncio.sleep(0)
 
 
 def _drain_pending(sock: socket.socket) -> None:
