@@ -224,7 +224,6 @@ def serve(args: argparse.Namespace, paths: Sequence[str]) -> int:
         log_connections=args.log_connections,
         bind=bind_default or net.BindAddresses(),
         keep_env=args.keep_env,
-        retry_interval=args.retry,
         defaults=limits.Defaults(
             max_child=args.max_child,
             max_conn_per_ip_per_minute=args.max_conn_per_ip,

@@ -50,7 +50,6 @@ class Options:
     log_connections: bool = False
     bind: net.BindAddresses = field(default_factory=net.BindAddresses)
     keep_env: bool = False
-    retry_interval: float = 600.0  # bind retries (the looping guard's is in `defaults`)
     defaults: limits.Defaults = field(default_factory=limits.Defaults)
 
 
@@ -248,7 +247,12 @@ class Supervisor:
             return
         if rt.sock is None:
             if rt.service.listen is not None and rt.retry is None and not rt.removed:
-                rt.retry = self._loop.call_later(self.options.retry_interval, self._retry_bind, rt)
+                rt.retry = self._loop.call_later(
+                    # One interval for bind retries and looping pauses (FreeBSD's RETRYTIME).
+                    self.options.defaults.retry_interval,
+                    self._retry_bind,
+                    rt,
+                )
             return
         # A socket whose blocking mode still waits on `_sync_blocking` is not watched:
         # accepting or reading on it in the wrong mode would block the whole loop.
@@ -374,7 +378,9 @@ class Supervisor:
             return
         if svc.builtin is None:
             try:
-                self._invoke(rt, conn.fileno(), addr, _connection_env(rt.env, conn, addr))
+                self._invoke(
+                    rt, conn.fileno(), addr, _socket_env(rt.env, conn, "TCP", addr, peer_creds=True)
+                )
             finally:
                 conn.close()
             return
@@ -449,7 +455,12 @@ class Supervisor:
             if target.service.tcpmux.plus:
                 await loop.sock_sendall(conn, builtins.TCPMUX_GO)
             conn.setblocking(True)
-            self._invoke(target, conn.fileno(), addr, _connection_env(target.env, conn, addr))
+            self._invoke(
+                target,
+                conn.fileno(),
+                addr,
+                _socket_env(target.env, conn, "TCP", addr, peer_creds=True),
+            )
         except OSError as exc:
             log.info("%s: %s: %s", rt.label, peer, exc.strerror or exc)
         finally:
@@ -494,7 +505,7 @@ class Supervisor:
             with contextlib.suppress(OSError):
                 rt.sock.recv(1, socket.MSG_DONTWAIT)
             return
-        env = _datagram_env(rt.env, rt.sock, addr)
+        env = _socket_env(rt.env, rt.sock, "UDP", addr)
         self._invoke(rt, rt.sock.fileno(), addr, env, datagram=(addr, data))
 
     def _invoke(
@@ -513,7 +524,7 @@ class Supervisor:
             return
         if env is None:
             assert rt.sock is not None
-            env = _listener_env(rt.env, rt.sock)
+            env = _socket_env(rt.env, rt.sock, "TCP")
         family = rt.sock.family if rt.sock is not None else socket.AF_INET
         started = self._spawn(rt, fd, env, _peer_text(family, addr), _peer_ip(addr), datagram)
         if not started and datagram is not None and rt.sock is not None:
@@ -775,43 +786,29 @@ def _proto(sock: socket.socket, base: str, remote: object) -> str:
     return base + "6" if sock.family == socket.AF_INET6 and not mapped else base
 
 
-def _connection_env(base: dict[str, str], conn: socket.socket, addr: object) -> dict[str, str]:
-    """UCSPI-style variables (tcp-environ): PROTO, TCPREMOTEIP, ... for TCP; the UNIX
-    equivalents from SO_PEERCRED for UNIX stream sockets."""
-    env = dict(base)
-    if conn.family == socket.AF_UNIX:
-        _unix_vars(env, conn)
-        return env
-    env["PROTO"] = _proto(conn, "TCP", addr)
-    _inet_vars("TCP", env, conn.getsockname(), addr)
-    return env
-
-
-def _datagram_env(base: dict[str, str], sock: socket.socket, addr: object) -> dict[str, str]:
+def _socket_env(
+    base: dict[str, str],
+    sock: socket.socket,
+    prefix: str,
+    addr: object = None,
+    peer_creds: bool = False,
+) -> dict[str, str]:
+    """UCSPI-style variables (tcp-environ): PROTO and PREFIX{LOCAL,REMOTE}{IP,PORT} for
+    `prefix` TCP or UDP (no remote for a wait-mode listener); for UNIX sockets the path,
+    and with `peer_creds` the peer's pid and ids from SO_PEERCRED."""
     env = dict(base)
     if sock.family == socket.AF_UNIX:
         env["PROTO"] = "UNIX"
         env["UNIXLOCALPATH"] = str(sock.getsockname())
+        if peer_creds:
+            _unix_peer_vars(env, sock)
         return env
-    env["PROTO"] = _proto(sock, "UDP", addr)
-    _inet_vars("UDP", env, sock.getsockname(), addr)
+    env["PROTO"] = _proto(sock, prefix, addr)
+    _inet_vars(prefix, env, sock.getsockname(), addr)
     return env
 
 
-def _listener_env(base: dict[str, str], sock: socket.socket) -> dict[str, str]:
-    env = dict(base)
-    if sock.family == socket.AF_UNIX:
-        env["PROTO"] = "UNIX"
-        env["UNIXLOCALPATH"] = str(sock.getsockname())
-        return env
-    env["PROTO"] = "TCP6" if sock.family == socket.AF_INET6 else "TCP"
-    _inet_vars("TCP", env, sock.getsockname(), None)
-    return env
-
-
-def _unix_vars(env: dict[str, str], conn: socket.socket) -> None:
-    env["PROTO"] = "UNIX"
-    env["UNIXLOCALPATH"] = str(conn.getsockname())
+def _unix_peer_vars(env: dict[str, str], conn: socket.socket) -> None:
     try:
         creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
         pid, uid, gid = struct.unpack("3i", creds)
